@@ -4,6 +4,7 @@ The README lists the variables. Nothing here needs editing to deploy: set
 the environment instead.
 """
 
+import warnings
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -76,6 +77,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve from the source folders too, so development and tests need no
 # collectstatic; production images collect them at build time.
 WHITENOISE_USE_FINDERS = True
+# STATIC_ROOT exists only once collectstatic has run; until then WhiteNoise
+# serves from the finders above and its warning about the folder is noise.
+warnings.filterwarnings("ignore", message="No directory at: ")
 WHITENOISE_AUTOREFRESH = DEBUG
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -85,6 +85,32 @@ def size_field() -> StrictIntegerField:
     )
 
 
+STREAM_MESSAGE = "stream must be 1 to 64 characters of a-z, 0-9, - and _; got {got}."
+
+
+class StreamNameField(serializers.RegexField):
+    """A stream name: text only, never a number turned into text."""
+
+    def __init__(self, **kwargs):
+        super().__init__(STREAM_PATTERN, **kwargs)
+
+    def fail_stream(self, data):
+        got = "null" if data is None else repr(data)
+        raise serializers.ValidationError(
+            STREAM_MESSAGE.format(got=got), code="invalid"
+        )
+
+    def run_validation(self, data=serializers.empty):
+        if data is None:
+            self.fail_stream(data)
+        if data is not serializers.empty and not isinstance(data, str):
+            self.fail_stream(data)
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError:
+            self.fail_stream(data)
+
+
 class GenerateRequestSerializer(serializers.Serializer):
     """Validate the fields of a request to generate one array."""
 
@@ -106,15 +132,8 @@ class GenerateRequestSerializer(serializers.Serializer):
         max_value=MAX_SEED,
         help_text="Seed of the generator; drawn from OS entropy when omitted.",
     )
-    stream = serializers.RegexField(
-        STREAM_PATTERN,
-        required=False,
-        error_messages={
-            "invalid": "stream must be 1 to 64 characters of a-z, 0-9, - and _.",
-            "blank": "stream must be 1 to 64 characters of a-z, 0-9, - and _.",
-            "null": "stream must be 1 to 64 characters of a-z, 0-9, - and _.",
-        },
-        help_text="Stream to publish on; 'global' when omitted.",
+    stream = StreamNameField(
+        required=False, help_text="Stream to publish on; 'global' when omitted."
     )
 
     def get_fields(self):

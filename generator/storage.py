@@ -8,6 +8,7 @@ import gridfs
 import numpy as np
 from bson import ObjectId
 from mongoengine.connection import get_db
+from mongoengine.errors import OperationError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from generator import arrays
@@ -37,7 +38,9 @@ def storage_errors() -> Iterator[None]:
         # Covers server selection timeouts, refused connections and sockets
         # dropped mid-operation: MongoDB is down or out of reach.
         raise StorageUnavailable() from error
-    except PyMongoError as error:
+    except (PyMongoError, OperationError) as error:
+        # MongoEngine wraps some driver errors (duplicate keys, refused
+        # writes) in its own OperationError.
         raise StorageFailed(f"Storage failed: {error}") from error
 
 

@@ -3,7 +3,7 @@ from rest_framework import serializers
 from generator.serializers import (
     DEFAULT_STREAM,
     SAFE_INTEGER,
-    STREAM_PATTERN,
+    StreamNameField,
     StrictIntegerField,
 )
 
@@ -14,13 +14,7 @@ class HistoryQuerySerializer(serializers.Serializer):
     """Validate the query string of a history request."""
 
     limit = StrictIntegerField(required=False, min_value=1, max_value=MAX_LIMIT)
-    stream = serializers.RegexField(
-        STREAM_PATTERN,
-        required=False,
-        error_messages={
-            "invalid": "stream must be 1 to 64 characters of a-z, 0-9, - and _."
-        },
-    )
+    stream = StreamNameField(required=False)
     before_seq = StrictIntegerField(required=False, min_value=1, max_value=SAFE_INTEGER)
     include_array = serializers.BooleanField(required=False, default=False)
 
