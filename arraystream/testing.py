@@ -122,9 +122,10 @@ class DaphneServer(ServerProcess):
 
     name = "daphne"
 
-    def __init__(self, *, env: dict, **kwargs):
+    def __init__(self, *, env: dict, inherit_env: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.extra_env = env
+        self.inherit_env = inherit_env
 
     def command(self) -> list[str]:
         return [
@@ -139,6 +140,8 @@ class DaphneServer(ServerProcess):
         ]
 
     def environment(self) -> dict:
+        if not self.inherit_env:
+            return dict(self.extra_env)
         return {**os.environ, **self.extra_env}
 
     @property
