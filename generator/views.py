@@ -6,7 +6,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from generator import records, services, storage
@@ -21,13 +20,14 @@ from generator.serializers import (
     ArrayRecordWithValuesSerializer,
     GenerateRequestSerializer,
 )
+from generator.throttling import GenerateRateThrottle
 from history import selectors
 
 
 class GenerateArrayView(APIView):
     """Generate an array of random integers, store it and broadcast it."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [GenerateRateThrottle]
     throttle_scope = "generate"
     serializer_class = GenerateRequestSerializer
 

@@ -10,6 +10,7 @@ import orjson
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.test import override_settings
 
 from generator.documents import ArrayRecord, ArrayValues
 
@@ -264,18 +265,17 @@ def test_generate_get_describes_defaults_and_limits(client):
     assert body["limits"]["size"] == [10_000, 10_000_000]
 
 
-def test_generate_is_rate_limited_per_client(client, settings):
+def test_generate_is_rate_limited_per_client(client, settings, monkeypatch):
     from django.core.cache import cache
-    from rest_framework.throttling import ScopedRateThrottle
+
+    from generator.throttling import GenerateRateThrottle
 
     cache.clear()
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "generate": "2/min"}
-    original = ScopedRateThrottle.THROTTLE_RATES
-    ScopedRateThrottle.THROTTLE_RATES = rates
+    monkeypatch.setattr(GenerateRateThrottle, "THROTTLE_RATES", rates)
     try:
         statuses = [post_generate(client, {}).status_code for _ in range(3)]
     finally:
-        ScopedRateThrottle.THROTTLE_RATES = original
         cache.clear()
 
     assert statuses == [201, 201, 429]
@@ -382,3 +382,18 @@ def test_readyz_reports_mongodb_and_channel_layer(client):
 
     assert response.status_code == 200
     assert response.json()["checks"] == {"mongodb": "ok", "channel_layer": "ok"}
+
+
+def test_generate_still_works_when_the_rate_limit_cache_is_down(client, caplog):
+    unreachable = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Nothing listens on port 1: every cache call fails at once.
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    with override_settings(CACHES=unreachable):
+        response = post_generate(client, {})
+
+    assert response.status_code == 201
+    assert "rate limit not applied" in caplog.text
