@@ -65,6 +65,15 @@ def to_little_endian_bytes(values: np.ndarray) -> bytes:
     return values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
+def little_endian_buffer(values: np.ndarray) -> memoryview:
+    """Return the bytes of `to_little_endian_bytes` as a buffer over the values.
+
+    Nothing is copied unless the values are big-endian or not contiguous.
+    """
+    little_endian = values.astype(values.dtype.newbyteorder("<"), copy=False)
+    return memoryview(np.ascontiguousarray(little_endian)).cast("B")
+
+
 def from_little_endian_bytes(data: bytes, dtype: str) -> np.ndarray:
     """Read values written by `to_little_endian_bytes` (without copying)."""
     return np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<"))

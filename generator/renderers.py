@@ -7,8 +7,18 @@ import orjson
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 
-class EncodedJSON(bytes):
-    """JSON that is already encoded; renderers send it as it is."""
+class EncodedJSON:
+    """JSON that is already encoded; renderers send it as it is.
+
+    A wrapper, not a bytes subclass: building a subclass from the encoded
+    bytes, and turning it back into plain bytes for Django, would each copy
+    the body (56 MiB for 10,000,000 values).
+    """
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: bytes):
+        self.content = content
 
 
 class ORJSONRenderer(JSONRenderer):
@@ -19,7 +29,7 @@ class ORJSONRenderer(JSONRenderer):
         if data is None:
             return b""
         if isinstance(data, EncodedJSON):
-            return bytes(data)
+            return data.content
         option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
         if self.get_indent(accepted_media_type, renderer_context or {}):
             option |= orjson.OPT_INDENT_2

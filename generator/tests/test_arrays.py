@@ -76,3 +76,19 @@ def test_little_endian_bytes_are_little_endian_even_for_big_endian_input():
     data = arrays.to_little_endian_bytes(values)
 
     assert data == b"\x01\x00\x00\x00\x00\x01\x00\x00"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.arange(-100, 100, dtype=np.int8),
+        np.arange(-100, 100, dtype=np.int64),
+        np.array([1, 256, -7], dtype=">i4"),
+        np.arange(40, dtype=np.int16)[::3],
+    ],
+    ids=["int8", "int64", "big-endian", "not-contiguous"],
+)
+def test_little_endian_buffer_holds_the_same_bytes_as_the_copy(values):
+    buffer = arrays.little_endian_buffer(values)
+
+    assert buffer.tobytes() == arrays.to_little_endian_bytes(values)

@@ -9,20 +9,7 @@ from channels.layers import channel_layers, get_channel_layer
 from django.test import override_settings
 
 from generator import broadcast
-from generator.services import array_create
-
-
-def create(**overrides):
-    fields = {
-        "size": 10_000,
-        "range_start": 0,
-        "range_end": 99_999,
-        "seed": 8,
-        "stream": "global",
-        "source": "api",
-        **overrides,
-    }
-    return array_create(**fields)
+from generator.tests.factories import create_array
 
 
 @pytest.fixture
@@ -38,7 +25,7 @@ async def receive_published(stream: str, **create_fields) -> tuple[dict, object]
     channel = await layer.new_channel()
     await layer.group_add(broadcast.group_name(stream), channel)
     try:
-        created = await sync_to_async(create)(stream=stream, **create_fields)
+        created = await sync_to_async(create_array)(stream=stream, **create_fields)
         message = await asyncio.wait_for(layer.receive(channel), 5)
     finally:
         await layer.group_discard(broadcast.group_name(stream), channel)
@@ -95,22 +82,9 @@ async def test_requester_is_carried_to_the_group(fresh_layers):
     channel = await layer.new_channel()
     await layer.group_add("arrays.own", channel)
 
-    await sync_to_async(create)(
+    await sync_to_async(create_array)(
         stream="own", requester={"channel": "abc", "request_id": 7}
     )
     message = await asyncio.wait_for(layer.receive(channel), 5)
 
     assert message["requester"] == {"channel": "abc", "request_id": 7}
-
-
-def test_new_array_frame_splices_the_record_without_re_encoding():
-    from generator.records import new_array_frame
-
-    frame = new_array_frame('{"seq":3,"array":[1,2]}', request_id="r-1")
-
-    assert orjson.loads(frame) == {
-        "type": "new_array",
-        "request_id": "r-1",
-        "seq": 3,
-        "array": [1, 2],
-    }

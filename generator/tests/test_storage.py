@@ -12,24 +12,11 @@ from mongoengine.connection import get_db
 from generator import storage
 from generator.documents import STORAGE_DOCUMENT, STORAGE_GRIDFS, ArrayRecord
 from generator.exceptions import StorageFailed
-from generator.services import array_create
-
-
-def create(**overrides):
-    fields = {
-        "size": 10_000,
-        "range_start": 0,
-        "range_end": 99_999,
-        "seed": 1,
-        "stream": "global",
-        "source": "api",
-        **overrides,
-    }
-    return array_create(**fields)
+from generator.tests.factories import create_array
 
 
 def test_values_of_10000_default_range_integers_take_about_40_kb():
-    created = create()
+    created = create_array()
 
     raw = get_db()["array_values"].find_one({"_id": created.record.id})
     document_bytes = len(bson.encode(raw))
@@ -41,7 +28,7 @@ def test_values_of_10000_default_range_integers_take_about_40_kb():
 
 
 def test_record_document_holds_metadata_only():
-    created = create()
+    created = create_array()
 
     raw = get_db()["arrays"].find_one({"_id": created.record.id})
 
@@ -51,7 +38,7 @@ def test_record_document_holds_metadata_only():
 
 
 def test_seed_above_signed_64_bits_round_trips():
-    created = create(seed=2**64 - 1)
+    created = create_array(seed=2**64 - 1)
 
     record = ArrayRecord.objects.get(id=created.record.id)
 
@@ -89,7 +76,7 @@ def test_concurrent_creations_get_distinct_consecutive_seqs():
 
     def worker():
         for _ in range(5):
-            seq = create(stream="busy").record.seq
+            seq = create_array(stream="busy").record.seq
             with lock:
                 seqs.append(seq)
 
@@ -103,7 +90,7 @@ def test_concurrent_creations_get_distinct_consecutive_seqs():
 
 
 def test_seq_is_unique_per_stream_in_the_database():
-    create(stream="s")
+    create_array(stream="s")
     document = ArrayRecord.objects.get(stream="s").to_mongo()
     document["_id"] = ObjectId()
 
@@ -113,7 +100,18 @@ def test_seq_is_unique_per_stream_in_the_database():
 
 def test_latest_seq_reads_the_newest_stored_record():
     assert storage.latest_seq("fresh") == 0
-    create(stream="fresh")
-    create(stream="fresh")
+    create_array(stream="fresh")
+    create_array(stream="fresh")
 
     assert storage.latest_seq("fresh") == 2
+
+
+def test_first_record_written_creates_the_unique_stream_seq_index(monkeypatch):
+    database = get_db()
+    database.client.drop_database(database.name)
+    monkeypatch.setattr(storage, "_indexes_ensured", False)
+
+    create_array(stream="indexed")
+
+    keys = [dict(index["key"]) for index in database["arrays"].list_indexes()]
+    assert any(set(key) == {"stream", "seq"} for key in keys)

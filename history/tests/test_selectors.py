@@ -1,19 +1,12 @@
 import pytest
 
 from generator.exceptions import ArrayNotFound
-from generator.services import array_create
+from generator.tests.factories import create_array
 from history import selectors
 
 
 def create(stream="global", seed=1):
-    return array_create(
-        size=10_000,
-        range_start=0,
-        range_end=9,
-        seed=seed,
-        stream=stream,
-        source="command",
-    )
+    return create_array(stream=stream, seed=seed, range_end=9, source="command")
 
 
 def test_array_list_returns_newest_first_within_its_stream():

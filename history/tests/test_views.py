@@ -2,13 +2,11 @@
 
 import pytest
 
-from generator.services import array_create
+from generator.tests.factories import create_array
 
 
 def create(stream="global", size=10_000):
-    return array_create(
-        size=size, range_start=0, range_end=99, seed=None, stream=stream, source="api"
-    )
+    return create_array(stream=stream, size=size, range_end=99, seed=None)
 
 
 def test_history_lists_newest_first_without_values(client):
