@@ -22,6 +22,9 @@ class CreatedArray:
     values: np.ndarray
     # The record with its values, encoded once for the HTTP response.
     json: bytes
+    # The channel-layer message announcing the array, so that a WebSocket
+    # requester can hand it to its own process's clients without a detour.
+    message: dict | None = None
 
 
 def array_url(record_id: ObjectId) -> str:
@@ -85,14 +88,13 @@ def array_create(
         broadcast_json = records.encode(payload)
     else:
         broadcast_json = record_json
-    broadcast.publish(
-        broadcast.published_message(
-            stream=stream,
-            seq=record.seq,
-            record_json=broadcast_json.decode(),
-            requester=requester,
-        )
+    message = broadcast.published_message(
+        stream=stream,
+        seq=record.seq,
+        record_json=broadcast_json.decode(),
+        requester=requester,
     )
+    broadcast.publish(message)
 
     logger.info(
         "array stored id=%s stream=%s seq=%d size=%d source=%s ms=%.1f",
@@ -103,7 +105,12 @@ def array_create(
         source,
         (time.perf_counter() - started) * 1000,
     )
-    return CreatedArray(record=record, values=values, json=record_json)
+    return CreatedArray(
+        record=record,
+        values=values,
+        json=record_json,
+        message=message,
+    )
 
 
 def _now_to_milliseconds() -> datetime:
