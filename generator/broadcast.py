@@ -47,12 +47,15 @@ def publish(message: dict) -> bool:
         return False
     try:
         async_to_sync(layer.group_send)(group_name(message["stream"]), message)
-    except Exception:
-        logger.exception(
-            "array broadcast failed stream=%s seq=%d: check that the channel "
-            "layer (REDIS_URL) is reachable; the array is stored",
+    except Exception as error:
+        # A warning rather than a traceback: while Redis is down this fires
+        # once per array, and the cause is in the error's text.
+        logger.warning(
+            "array broadcast failed stream=%s seq=%d error=%r: check that the "
+            "channel layer (REDIS_URL) is reachable; the array is stored",
             message["stream"],
             message["seq"],
+            error,
         )
         return False
     return True

@@ -105,7 +105,14 @@ class ArrayViewSet(viewsets.ViewSet):
         payloads = [records.record_payload(record) for record in page]
         return paginator.get_paginated_response(payloads)
 
-    @extend_schema(responses=ArrayRecordWithValuesSerializer)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "id", str, OpenApiParameter.PATH, description="The array's id"
+            )
+        ],
+        responses=ArrayRecordWithValuesSerializer,
+    )
     def retrieve(self, request, pk=None):
         record = selectors.array_get(array_id=pk)
         values = storage.load_values(record)

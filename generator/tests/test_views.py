@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import re
 from urllib.parse import urlencode
 
@@ -10,6 +11,7 @@ import orjson
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.management import call_command
 from django.test import override_settings
 
 from generator.documents import ArrayRecord, ArrayValues
@@ -360,6 +362,11 @@ def test_schema_describes_every_endpoint(client):
     assert {"/api/generate", "/api/history", "/api/arrays/", "/api/arrays/{id}/"} <= set(
         paths
     )
+
+
+def test_schema_generates_without_warnings():
+    # A warning means a parameter or response the docs page shows untyped.
+    call_command("spectacular", "--fail-on-warn", "--file", os.devnull)
 
 
 def test_docs_page_loads_its_assets_from_this_server(client):
