@@ -30,4 +30,5 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
 
 # A command rather than a fixed entry point, so that the same image also runs
 # one-off commands: docker compose run --rm web python manage.py generate
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "arraystream.asgi:application"]
+# (-v 0: no access log of Daphne's own; the project logs each request.)
+CMD ["daphne", "-v", "0", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "arraystream.asgi:application"]

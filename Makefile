@@ -16,10 +16,14 @@ install: $(BIN)/activate
 
 # Serves on 127.0.0.1:$(PORT) with the embedded MongoDB-protocol server under
 # var/ unless MONGODB_URI is set. DEBUG is on here only: this is development.
+# -v 0 turns Daphne's own access log off: the project logs each request.
 run: install
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) arraystream.asgi:application
+	DEBUG=$${DEBUG:-true} $(BIN)/daphne -v 0 -b 127.0.0.1 -p $(PORT) arraystream.asgi:application
 
+# The tests use a real Redis, Chromium and nginx: the script installs what is
+# missing from Debian's packages and starts Redis if none answers.
 test: install
+	./scripts/test-services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

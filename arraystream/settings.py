@@ -87,8 +87,6 @@ WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message="No directory at: ")
 WHITENOISE_AUTOREFRESH = DEBUG
 
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
 # --- Security --------------------------------------------------------------
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -252,10 +250,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": LOG_LEVEL},
-        # Twisted/Daphne access lines are replaced by our own request log.
+        # Daphne runs with -v 0 (no access log): the request log replaces it.
         "daphne": {"level": "WARNING"},
         "pymongo": {"level": "WARNING"},
         "asyncio": {"level": "WARNING"},
     },
 }
-

@@ -2,7 +2,7 @@
 
 Each helper runs a real process on a free loopback port and can stop and
 start it again on the same port, so tests can take a dependency away and
-bring it back.
+bring it back. `seq_of` reads the seq of the frames their clients receive.
 """
 
 import os
@@ -89,10 +89,6 @@ class ServerProcess:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     @property
     def pid(self) -> int:
         return self.process.pid
@@ -132,6 +128,9 @@ class DaphneServer(ServerProcess):
             sys.executable,
             "-m",
             "daphne",
+            # As deployed: the request log replaces Daphne's access log.
+            "-v",
+            "0",
             "-b",
             "127.0.0.1",
             "-p",
@@ -151,3 +150,9 @@ class DaphneServer(ServerProcess):
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
+
+
+def seq_of(text: str) -> int:
+    """Read a `new_array` frame's seq from its first bytes, not parsing the values."""
+    start = text.find('"seq":', 0, 400) + 6
+    return int(text[start : text.find(",", start)])

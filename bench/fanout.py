@@ -36,12 +36,13 @@ from pathlib import Path
 import psutil
 from websockets.asyncio.client import connect
 
-from arraystream.testing import DaphneServer, MongoServer, ServerProcess
+from arraystream.testing import DaphneServer, MongoServer, ServerProcess, seq_of
 from bench.measure import (
     PeakRSS,
     load_average,
     median,
     megabytes,
+    milliseconds,
     percentile,
     print_table,
 )
@@ -82,12 +83,6 @@ class FloorServer(ServerProcess):
 
 
 # --- Client processes ---------------------------------------------------------
-
-
-def seq_of(text: str) -> int:
-    """Read a frame's seq from its first bytes, without parsing the array."""
-    start = text.find('"seq":', 0, 400) + 6
-    return int(text[start : text.find(",", start)])
 
 
 def client_worker(targets: list[tuple[str, str, str, int]], pipe) -> None:
@@ -341,10 +336,10 @@ async def run(options) -> None:
             rows.append(
                 [
                     str(count),
-                    f"{floor_median * 1000:.1f}",
-                    f"{percentile(times['floor'], 0.95) * 1000:.1f}",
-                    f"{ours_median * 1000:.1f}",
-                    f"{percentile(times['arraystream'], 0.95) * 1000:.1f}",
+                    milliseconds(floor_median),
+                    milliseconds(percentile(times["floor"], 0.95)),
+                    milliseconds(ours_median),
+                    milliseconds(percentile(times["arraystream"], 0.95)),
                     ratio(ours_median, floor_median),
                 ]
             )

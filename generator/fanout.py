@@ -347,7 +347,9 @@ async def join(stream: str, client) -> int:
     hub.joining += 1
     try:
         await hub.wait_ready()
-    except ArrayStreamError:
+    except BaseException:
+        # Refused or cancelled (the client went away): a hub nobody joined
+        # must still stop.
         hub.joining -= 1
         hub.stop_when_idle()
         raise
@@ -363,7 +365,11 @@ def leave(stream: str, client) -> None:
 
 
 def publish_locally(message: dict) -> None:
-    """Deliver a message whose broadcast failed to this process's clients."""
+    """Deliver a just-stored array to this process's clients right away.
+
+    Its copy from the channel layer, if that comes, is then dropped as
+    already delivered; if the layer is down, these clients still get it.
+    """
     hub = _hubs.get((asyncio.get_running_loop(), message["stream"]))
     if hub is not None:
         hub.offer(message)

@@ -4,11 +4,9 @@ Every function here talks to MongoDB synchronously: callers on the event
 loop run them in a worker thread.
 """
 
-from django.conf import settings
-
 from generator import broadcast, records, storage
 from generator.documents import StreamCounter
-from generator.services import array_url
+from generator.services import announced_by_url, array_url
 from history.selectors import array_list_after
 
 # Records read per query. A page also stops once it has loaded this many
@@ -19,7 +17,7 @@ PAGE_VALUES = 4_000_000
 
 def broadcast_json(record) -> str:
     """Encode a stored record as its broadcast carries it: values or their URL."""
-    if record.size > settings.ARRAYSTREAM_BROADCAST_MAX_SIZE:
+    if announced_by_url(record.size):
         payload = records.record_payload(record, array_url=array_url(record.id))
     else:
         payload = records.record_payload(record, storage.load_values(record))

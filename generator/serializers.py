@@ -32,17 +32,11 @@ class StrictIntegerField(serializers.IntegerField):
         "invalid": "{name} must be a whole number from {min} to {max}; got {got}.",
     }
 
-    def __init__(self, *, bounds_message: str | None = None, **kwargs):
-        self.bounds_message = bounds_message
-        super().__init__(**kwargs)
-
-    def _fail_invalid(self, data):
+    def fail_value(self, data):
+        """Refuse a value, naming the bounds and what was received."""
         got = "null" if data is None else repr(data)
         if isinstance(data, bool):
             got = "true" if data else "false"
-        self.fail_bounds(got)
-
-    def fail_bounds(self, got):
         raise serializers.ValidationError(
             self.error_messages["invalid"].format(
                 name=self.field_name,
@@ -60,19 +54,19 @@ class StrictIntegerField(serializers.IntegerField):
     def to_internal_value(self, data):
         if isinstance(data, str) and self._is_form_input():
             if not DECIMAL_DIGITS.match(data.strip()):
-                self._fail_invalid(data)
+                self.fail_value(data)
             data = int(data.strip())
         if isinstance(data, bool) or not isinstance(data, int):
-            self._fail_invalid(data)
+            self.fail_value(data)
         if not self.min_value <= data <= self.max_value:
-            self.fail_bounds(data)
+            self.fail_value(data)
         return data
 
     def run_validation(self, data=serializers.empty):
         # DRF turns an explicit null into "may not be null" without naming
         # the bounds; say the same thing as for any other wrong value.
         if data is None:
-            self._fail_invalid(None)
+            self.fail_value(None)
         return super().run_validation(data)
 
 
@@ -101,8 +95,6 @@ class StreamNameField(serializers.RegexField):
         )
 
     def run_validation(self, data=serializers.empty):
-        if data is None:
-            self.fail_stream(data)
         if data is not serializers.empty and not isinstance(data, str):
             self.fail_stream(data)
         try:

@@ -31,6 +31,15 @@ def array_url(record_id: ObjectId) -> str:
     return reverse("array-detail", kwargs={"pk": str(record_id)})
 
 
+def announced_by_url(size: int) -> bool:
+    """Whether an array's broadcast carries the URL of its values, not them.
+
+    Frames of tens of megabytes would stall every client and overflow Redis's
+    buffer for a pub/sub subscriber (32 MB by default).
+    """
+    return size > settings.ARRAYSTREAM_BROADCAST_MAX_SIZE
+
+
 def array_create(
     *,
     size: int,
@@ -79,13 +88,11 @@ def array_create(
         storage.delete_values(record_id, stored_as)
         raise
 
-    payload = records.record_payload(record, values)
-    record_json = records.encode(payload)
-    if size > settings.ARRAYSTREAM_BROADCAST_MAX_SIZE:
-        # Too big for one frame: announce where to fetch the values instead.
-        del payload["array"]
-        payload["array_url"] = array_url(record_id)
-        broadcast_json = records.encode(payload)
+    record_json = records.encode(records.record_payload(record, values))
+    if announced_by_url(size):
+        broadcast_json = records.encode(
+            records.record_payload(record, array_url=array_url(record_id))
+        )
     else:
         broadcast_json = record_json
     message = broadcast.published_message(

@@ -58,11 +58,10 @@ def history_page(request):
         context["problem"] = f"The history could not be read. {error.message}"
         return render(request, "arraystream/history.html", context, status=error.status)
 
-    # A full page may have older arrays behind it.
-    more = len(found) == limit and found[-1].seq > 1
     older_url = newest_url = None
-    if more:
-        older_url = _page_url(stream=stream, limit=limit, before_seq=found[-1].seq)
+    older_seq = selectors.next_before_seq(found, limit=limit)
+    if older_seq is not None:
+        older_url = _page_url(stream=stream, limit=limit, before_seq=older_seq)
     if before_seq is not None:
         newest_url = _page_url(stream=stream, limit=limit)
     context.update(

@@ -37,6 +37,16 @@ def array_list(
         return list(query.only(*RECORD_FIELDS).order_by("-seq").limit(limit))
 
 
+def next_before_seq(found: list[ArrayRecord], *, limit: int) -> int | None:
+    """Return the `before_seq` of the page older than `found`, or None.
+
+    Only a full page may have older arrays behind it, and none is below seq 1.
+    """
+    if len(found) == limit and found[-1].seq > 1:
+        return found[-1].seq
+    return None
+
+
 def array_list_after(*, stream: str, after_seq: int, limit: int) -> list[ArrayRecord]:
     """Return up to `limit` records of a stream after `after_seq`, oldest first."""
     query = ArrayRecord.objects(stream=stream, seq__gt=after_seq)

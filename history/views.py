@@ -42,13 +42,12 @@ class HistoryView(APIView):
             )
             for record in found
         ]
-
-        # A full page may have older records behind it.
-        more = len(found) == params["limit"] and found[-1].seq > 1
         return Response(
             {
                 "stream": params["stream"],
                 "results": results,
-                "next_before_seq": found[-1].seq if more else None,
+                "next_before_seq": selectors.next_before_seq(
+                    found, limit=params["limit"]
+                ),
             }
         )

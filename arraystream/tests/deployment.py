@@ -103,6 +103,11 @@ def env_example_variables() -> set[str]:
     return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", read(".env.example"), re.M))
 
 
+def env_example_values() -> dict[str, str]:
+    """The variables .env.example sets (not those it shows commented out)."""
+    return dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", read(".env.example"), re.M))
+
+
 def web_environment(variables: dict) -> dict:
     """The web service's environment in production, as Compose resolves it."""
     merged = {

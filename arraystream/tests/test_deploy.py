@@ -32,6 +32,7 @@ from arraystream.tests.deployment import (
     build_context,
     compose_variables,
     dockerfile_instructions,
+    env_example_values,
     env_example_variables,
     get,
     get_url,
@@ -121,9 +122,8 @@ def test_production_runs_replicas_behind_the_proxy_with_no_database_port():
         assert isinstance(production[service]["ports"], Reset)
         assert production[service]["ports"].value == []
     assert production["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
-    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in (
-        production["proxy"]["volumes"]
-    )
+    proxy_config_mount = "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro"
+    assert proxy_config_mount in production["proxy"]["volumes"]
     for service in production.values():
         assert service["restart"] == "unless-stopped"
 
@@ -140,6 +140,15 @@ def test_production_turns_debug_off_and_requires_the_secrets():
     resolved = web_environment(production_variables())
     assert resolved["ARRAYSTREAM_HTTPS"] == "true"
     assert resolved["MONGODB_URI"].endswith("?replicaSet=rs0")
+
+
+def test_a_copy_of_the_env_example_keeps_the_production_defaults():
+    # The README's production steps: copy .env.example to .env, fill it in.
+    resolved = web_environment({**env_example_values(), **production_variables()})
+
+    assert resolved["DEBUG"] == "false"
+    assert resolved["ARRAYSTREAM_HTTPS"] == "true"
+    assert resolved["ARRAYSTREAM_LOG_FORMAT"] == "json"
 
 
 def test_proxy_carries_websockets_to_any_replica():
@@ -239,9 +248,6 @@ def test_dockerfile_install_and_collectstatic_steps_run_in_order(tmp_path):
         timeout=120,
     )
     assert check.returncode == 0, check.stderr
-
-
-# --- Settings in production ------------------------------------------------
 
 
 # --- The web process, started as Compose starts it -------------------------
@@ -408,4 +414,4 @@ async def test_proxy_spreads_websockets_over_replicas_that_all_see_every_array(
         assert [frame["seq"] for frame in frames] == [1, 2, 3]
     # No stickiness: both replicas served some of the four sockets.
     for replica in replicas:
-        assert f"stream={stream}" in replica.log_path.read_text()
+        assert f"socket accepted stream={stream}" in replica.log_path.read_text()

@@ -16,7 +16,7 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from arraystream.testing import ServerProcess
+from arraystream.testing import ServerProcess, seq_of
 
 WAIT = 20.0
 
@@ -48,12 +48,6 @@ class RedisServer(ServerProcess):
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-
-def seq_of(text: str) -> int:
-    """Read a `new_array` frame's seq from its first bytes."""
-    start = text.find('"seq":', 0, 400) + 6
-    return int(text[start : text.find(",", start)])
 
 
 def stream_url(server, stream: str, after_seq: int | None = None) -> str:

@@ -36,9 +36,12 @@ def test_generate_values_includes_both_range_ends():
 
 
 def test_generate_values_accepts_the_largest_seed():
-    values = arrays.generate_values(size=10, range_start=0, range_end=9, seed=2**64 - 1)
+    seed = 2**64 - 1
+    values = arrays.generate_values(size=10, range_start=0, range_end=9, seed=seed)
 
-    assert len(values) == 10
+    rng = np.random.default_rng(seed)
+    expected = rng.integers(0, 9, 10, endpoint=True, dtype=np.int8)
+    assert values.tolist() == expected.tolist()
 
 
 def test_draw_seed_gives_different_64_bit_seeds():

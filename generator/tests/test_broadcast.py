@@ -80,7 +80,7 @@ async def test_large_array_is_announced_with_its_url_not_its_values(
 async def test_requester_is_carried_to_the_group(fresh_layers):
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add("arrays.own", channel)
+    await layer.group_add(broadcast.group_name("own"), channel)
 
     await sync_to_async(create_array)(
         stream="own", requester={"channel": "abc", "request_id": 7}

@@ -45,7 +45,7 @@ def playwright():
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's build with "
-            "`apt-get install chromium` (.ci/run does this)."
+            "`apt-get install chromium` (scripts/test-services does this)."
         )
     with sync_playwright() as running:
         yield running

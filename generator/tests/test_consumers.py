@@ -353,9 +353,12 @@ async def test_resume_replays_missed_arrays_oldest_first_then_carries_on_live():
     await communicator.disconnect()
 
 
-async def test_a_replayed_frame_equals_the_live_frame_of_the_same_array():
+@pytest.mark.parametrize("size", [10_000, 10_001])
+async def test_a_replayed_frame_equals_the_live_frame_of_the_same_array(size, settings):
+    # Arrays above the broadcast maximum are replayed with their URL too.
+    settings.ARRAYSTREAM_BROADCAST_MAX_SIZE = 10_000
     communicator, _ = await open_socket()
-    await create_array(**generation(seed=5))
+    await create_array(**generation(seed=5, size=size))
     live = await communicator.receive_from(timeout=WAIT)
     late, _ = await open_socket()
 

@@ -90,6 +90,21 @@ def assert_stream_consistent(stream: str, arrays: int) -> None:
     assert StreamCounter.objects.get(id=stream).seq == arrays
 
 
+def interrupt_once_stored(
+    process: subprocess.Popen, stream: str, *, arrays: int, timeout: float
+) -> tuple[str, str]:
+    """Send SIGINT once `arrays` arrays of `stream` are stored; return the output."""
+    try:
+        assert wait_until(
+            lambda: ArrayRecord.objects(stream=stream).count() >= arrays,
+            timeout=timeout,
+        )
+        process.send_signal(signal.SIGINT)
+        return process.communicate(timeout=30)
+    finally:
+        process.kill()
+
+
 def test_count_stores_the_arrays_and_prints_a_line_each_and_a_summary():
     result = run_generate("--count", "3", "--size", "12000", "--stream", "shell")
 
@@ -213,14 +228,7 @@ def test_invalid_argument_is_refused_with_its_message(arguments, message):
 def test_interval_stopped_with_sigint_exits_zero_with_a_summary():
     stream = unique_stream()
     process = start_generate("--interval", "0.2", "--stream", stream)
-    try:
-        assert wait_until(
-            lambda: ArrayRecord.objects(stream=stream).count() >= 2, timeout=30
-        )
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=15)
-    finally:
-        process.kill()
+    stdout, stderr = interrupt_once_stored(process, stream, arrays=2, timeout=30)
 
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
@@ -239,14 +247,7 @@ def test_sigint_while_an_array_is_made_stops_after_storing_it():
     stream = unique_stream()
     # Arrays of 4,000,000 values take a while each: the signal lands mid-way.
     process = start_generate("--interval", "0", "--size", "4000000", "--stream", stream)
-    try:
-        assert wait_until(
-            lambda: ArrayRecord.objects(stream=stream).count() >= 1, timeout=60
-        )
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        process.kill()
+    stdout, stderr = interrupt_once_stored(process, stream, arrays=1, timeout=60)
 
     assert process.returncode == 0, stderr
     summary = SUMMARY.search(stdout)

@@ -4,7 +4,6 @@ import json
 import re
 
 import pytest
-from django.test import Client
 
 from generator import services
 from generator.pages import RECENT_LENGTH, thumbnail
@@ -31,14 +30,7 @@ def entry_seqs(html: str) -> list[int]:
     return [int(seq) for seq in re.findall(r'<li class="entry" data-seq="(\d+)"', html)]
 
 
-@pytest.fixture
-def client():
-    return Client()
-
-
-def test_home_page_renders_the_form_with_the_contract_defaults_and_bounds(
-    client, settings
-):
+def test_home_page_renders_the_form_with_the_api_defaults_and_bounds(client, settings):
     settings.ARRAYSTREAM_MIN_SIZE = 10_000
     settings.ARRAYSTREAM_MAX_SIZE = 10_000_000
 
@@ -180,7 +172,9 @@ def test_thumbnail_scales_the_preview_and_band_to_the_range():
 
 def test_static_files_of_the_page_are_served(client):
     html = client.get("/").content.decode()
+    paths = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
 
-    for path in re.findall(r'(?:href|src)="(/static/[^"]+)"', html):
+    assert paths
+    for path in paths:
         response = client.get(path)
         assert response.status_code == 200, path

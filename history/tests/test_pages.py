@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from django.test import Client
 
 from generator import services
 
@@ -21,11 +20,6 @@ def create(stream: str, seed: int):
 
 def row_seqs(html: str) -> list[int]:
     return [int(seq) for seq in re.findall(r'<tr data-seq="(\d+)"', html)]
-
-
-@pytest.fixture
-def client():
-    return Client()
 
 
 def test_history_page_lists_a_stream_newest_first_with_links(client):

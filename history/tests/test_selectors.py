@@ -52,8 +52,8 @@ def test_array_get_raises_not_found_for_unknown_ids(array_id):
 
 
 def test_array_queryset_filters_by_stream_newest_first():
-    for stream in ("a", "b", "a"):
+    for stream in ("a", "b", "a", "c"):
         create(stream)
 
-    assert [r.stream for r in selectors.array_queryset()] == ["a", "b", "a"]
+    assert [r.stream for r in selectors.array_queryset()] == ["c", "a", "b", "a"]
     assert [r.seq for r in selectors.array_queryset(stream="a")] == [2, 1]

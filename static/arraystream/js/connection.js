@@ -141,7 +141,6 @@ export class StreamConnection {
     // Jitter spreads the reconnections of many pages after a restart.
     const delay = Math.min(MAX_DELAY_MS, growth) * (0.8 + Math.random() * 0.4);
     this.attempt += 1;
-    this.retryAt = Date.now() + delay;
     this.onState("reconnecting", { delay, code, attempt: this.attempt });
     this.retryTimer = setTimeout(() => this.open(), delay);
   }

@@ -1,6 +1,9 @@
 // The generate form: posts to `POST /api/generate` and shows the server's
-// per-field errors beside their fields. The server alone decides what is
-// valid, so the page says exactly what the API would say to any client.
+// per-field errors beside their fields. The server decides what is valid, so
+// the page says what the API would say to any client. The page itself only
+// stops what it cannot send: a number box left empty (the form shows every
+// field filled, so an empty one is a slip, not a wish for the default) or
+// holding text the browser will not hand to scripts.
 
 import { formatDuration } from "./format.js";
 

@@ -109,8 +109,6 @@ class LatestPanel {
     const set = (name, text) => {
       this.readout(name).textContent = text;
     };
-    this.root.dataset.arrayId = record.id;
-    this.root.dataset.seq = record.seq;
     set("seq", String(record.seq));
     set("size", formatInteger(record.size));
     set(
